@@ -126,7 +126,7 @@ pub const LABEL_PROJECT: &str = "devplane.project";
 
 /// Applies Coolify's own rewrite for a service `uuid`: every container is named
 /// `<compose service>-<uuid>` (the compose project is the uuid, set on the command line), and
-/// containers and volumes carry `labels`.
+/// containers, volumes and the file's own networks carry `labels`.
 pub fn for_docker_host(
     compose: &str,
     uuid: &str,
@@ -154,13 +154,22 @@ pub fn for_docker_host(
         add_labels(service, labels)?;
     }
 
-    if let Some(volumes) = root.get_mut("volumes").and_then(Value::as_mapping_mut) {
-        for (_, volume) in volumes.iter_mut() {
-            if volume.is_null() {
-                *volume = Value::Mapping(Mapping::new());
+    // Volumes and the networks the file itself defines carry the labels too; external
+    // networks (Coolify's proxy network) belong to someone else.
+    for section in ["volumes", "networks"] {
+        let Some(items) = root.get_mut(section).and_then(Value::as_mapping_mut) else {
+            continue;
+        };
+        for (_, item) in items.iter_mut() {
+            if item.is_null() {
+                *item = Value::Mapping(Mapping::new());
             }
-            if let Some(volume) = volume.as_mapping_mut() {
-                add_labels(volume, labels)?;
+            let external = item
+                .get("external")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            if let (false, Some(map)) = (external, item.as_mapping_mut()) {
+                add_labels(map, labels)?;
             }
         }
     }
@@ -251,6 +260,11 @@ mod tests {
             doc["volumes"]["workspace"]["labels"]["devplane.deployment"].as_str(),
             Some("test")
         );
+        assert_eq!(
+            doc["networks"]["vibn-dev-net"]["labels"]["devplane.deployment"].as_str(),
+            Some("test")
+        );
+        assert!(doc["networks"]["coolify"].get("labels").is_none());
         // Traefik labels survive the round trip untouched.
         assert!(
             labels

@@ -1,5 +1,7 @@
 //! Logging: human-readable text, or one JSON object per line for log pipelines.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::{EnvFilter, fmt};
 
 use crate::config::{LogFormat, ServerConfig};
@@ -8,7 +10,12 @@ use crate::config::{LogFormat, ServerConfig};
 pub fn init(server: &ServerConfig) -> Result<(), String> {
     let filter = EnvFilter::try_new(&server.log_filter)
         .map_err(|e| format!("invalid setting server.log_filter (VIBN_LOG): {e}"))?;
-    let builder = fmt().with_env_filter(filter).with_target(true);
+    // Logs go to stderr: stdout is for command output (`devplane token create`, `openapi`).
+    let builder = fmt()
+        .with_env_filter(filter)
+        .with_target(true)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     let installed = match server.log_format {
         LogFormat::Json => builder
             .json()

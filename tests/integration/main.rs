@@ -1,0 +1,10 @@
+//! devplane's integration tests: one binary, real parts (Postgres, sshd, Docker, git), and a
+//! fake Coolify faithful to Coolify's OpenAPI document. `scripts/test.sh` prepares the parts.
+
+mod support;
+
+mod auth;
+mod config;
+mod migrations;
+mod projects;
+mod smoke;
