@@ -310,7 +310,7 @@ async fn process(
         );
     };
 
-    let query: Vec<(String, String)> = uri.query().map(|q| url_decode_pairs(q)).unwrap_or_default();
+    let query: Vec<(String, String)> = uri.query().map(url_decode_pairs).unwrap_or_default();
     let parsed_body: Option<Value> = if body.is_empty() {
         None
     } else {
