@@ -175,7 +175,7 @@ impl CoolifyClient {
             ("delete_connected_networks", "true"),
             ("docker_cleanup", "false"),
         ];
-        self.send(
+        self.json::<Message>(
             Method::DELETE,
             &format!("services/{}", segment(uuid)),
             &query,
@@ -203,7 +203,7 @@ impl CoolifyClient {
         nothing_to_do: &str,
     ) -> Result<Transition> {
         let path = format!("services/{}/{action}", segment(uuid));
-        match self.send(Method::POST, &path, query, None).await {
+        match self.json::<Message>(Method::POST, &path, query, None).await {
             Ok(_) => Ok(Transition::Queued),
             Err(e)
                 if e.kind == UpstreamKind::Rejected

@@ -10,6 +10,12 @@ pub struct Created {
     pub uuid: String,
 }
 
+/// `{"message": ...}` of queued actions (start, stop, delete).
+#[derive(Debug, Deserialize)]
+pub struct Message {
+    pub message: String,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct Project {
     pub uuid: String,

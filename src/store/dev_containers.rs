@@ -216,7 +216,8 @@ pub async fn count_active_in(db: impl PgExecutor<'_>, workspace: &str) -> sqlx::
     .await
 }
 
-/// The longest-idle running containers of a workspace: what a caller over quota can suspend.
+/// The longest-idle active (running or provisioning) containers of a workspace: what a caller
+/// over quota can suspend.
 pub async fn longest_idle(
     db: impl PgExecutor<'_>,
     workspace: &str,
@@ -224,7 +225,8 @@ pub async fn longest_idle(
 ) -> sqlx::Result<Vec<(String, DateTime<Utc>)>> {
     sqlx::query_as(
         "SELECT project_id, last_active_at FROM fs_project_dev_containers \
-         WHERE workspace = $1 AND state = 'running' ORDER BY last_active_at, project_id LIMIT $2",
+         WHERE workspace = $1 AND state IN ('running', 'provisioning') \
+         ORDER BY last_active_at, project_id LIMIT $2",
     )
     .bind(workspace)
     .bind(limit)

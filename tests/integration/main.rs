@@ -5,6 +5,8 @@ mod support;
 
 mod auth;
 mod config;
+mod coolify_faults;
+mod lifecycle;
 mod migrations;
 mod projects;
 mod smoke;

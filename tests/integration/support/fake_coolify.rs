@@ -34,6 +34,7 @@ use axum::{
     http::{HeaderMap, Method, Response, StatusCode, Uri, header},
 };
 use base64::Engine;
+use futures::future::{BoxFuture, FutureExt, Shared};
 use serde_json::{Value, json};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
@@ -103,6 +104,9 @@ struct Inner {
     requests: Mutex<Vec<RecordedRequest>>,
     violations: Mutex<Vec<String>>,
     jobs: Mutex<Vec<JoinHandle<()>>>,
+    /// The last job queued per service: a service's jobs run one after another, in order
+    /// (Coolify's stop also cancels an in-flight start; waiting for it ends the same way).
+    last_job: Mutex<std::collections::HashMap<String, Shared<BoxFuture<'static, ()>>>>,
 }
 
 pub struct FakeCoolify {
@@ -125,6 +129,7 @@ impl FakeCoolify {
             requests: Mutex::new(Vec::new()),
             violations: Mutex::new(Vec::new()),
             jobs: Mutex::new(Vec::new()),
+            last_job: Mutex::new(Default::default()),
         });
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
@@ -638,7 +643,7 @@ async fn dispatch(
                     Answer::Json(json!({"message": "Service is already stopped."})),
                 );
             }
-            queue_job(inner, {
+            queue_job(inner, &uuid, {
                 let uuid = uuid.clone();
                 async move { docker::stop_and_remove_project(&uuid).await }
             });
@@ -653,7 +658,7 @@ async fn dispatch(
             }
             let delete_volumes = bool_param(query, "delete_volumes", true);
             let inner2 = inner.clone();
-            queue_job(inner, {
+            queue_job(inner, &uuid, {
                 let uuid = uuid.clone();
                 async move {
                     docker::stop_and_remove_project(&uuid).await;
@@ -785,8 +790,24 @@ async fn create_service(inner: &Arc<Inner>, body: Value) -> (StatusCode, Answer)
     )
 }
 
-fn queue_job(inner: &Arc<Inner>, job: impl std::future::Future<Output = ()> + Send + 'static) {
-    inner.jobs.lock().unwrap().push(tokio::spawn(job));
+/// Queues a job of service `uuid`, after the ones already queued for it.
+fn queue_job(
+    inner: &Arc<Inner>,
+    uuid: &str,
+    job: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let mut last = inner.last_job.lock().unwrap();
+    let previous = last.get(uuid).cloned();
+    let chained = async move {
+        if let Some(previous) = previous {
+            previous.await;
+        }
+        job.await;
+    }
+    .boxed()
+    .shared();
+    last.insert(uuid.to_owned(), chained.clone());
+    inner.jobs.lock().unwrap().push(tokio::spawn(chained));
 }
 
 /// StartService: write the rewritten compose file, then `compose up -d --force-recreate`.
@@ -801,7 +822,7 @@ fn queue_start(inner: &Arc<Inner>, uuid: &str) {
         return;
     };
     let inner2 = inner.clone();
-    queue_job(inner, async move {
+    queue_job(inner, uuid, async move {
         let dir = inner2.workdir.join(&service.uuid);
         let file = coolify_rewrite(&service.compose, &service.uuid, &inner2.instance);
         let outcome = docker::compose_up(&dir, &service.uuid, &file).await;

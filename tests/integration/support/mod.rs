@@ -8,10 +8,11 @@ pub mod docker;
 pub mod env;
 pub mod fake_coolify;
 pub mod openapi;
+pub mod process;
 
 use std::sync::Once;
 
-pub use app::TestApp;
+pub use app::{Orchestration, TestApp};
 
 /// A random lowercase alphanumeric id.
 pub fn random_id(len: usize) -> String {
