@@ -6,6 +6,8 @@ mod support;
 mod auth;
 mod config;
 mod coolify_faults;
+mod exec;
+mod files;
 mod lifecycle;
 mod migrations;
 mod projects;

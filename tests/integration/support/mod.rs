@@ -9,6 +9,7 @@ pub mod env;
 pub mod fake_coolify;
 pub mod openapi;
 pub mod process;
+pub mod sshd;
 
 use std::sync::Once;
 
