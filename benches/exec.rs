@@ -47,10 +47,9 @@ fn settings() -> HashMap<String, String> {
 }
 
 fn get<'a>(settings: &'a HashMap<String, String>, key: &str) -> Result<&'a str, Error> {
-    settings
-        .get(key)
-        .map(String::as_str)
-        .ok_or_else(|| format!("{key} is not set: run scripts/bench.sh (it prepares the test environment)").into())
+    settings.get(key).map(String::as_str).ok_or_else(|| {
+        format!("{key} is not set: run scripts/bench.sh (it prepares the test environment)").into()
+    })
 }
 
 fn random_suffix() -> String {
@@ -67,7 +66,10 @@ struct Stats {
 fn stats(mut samples: Vec<Duration>) -> Stats {
     samples.sort();
     let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
-    Stats { p50: at(0.50), p95: at(0.95) }
+    Stats {
+        p50: at(0.50),
+        p95: at(0.95),
+    }
 }
 
 fn ms(d: Duration) -> f64 {
@@ -95,7 +97,11 @@ async fn run_quiet(program: &str, args: &[&str]) -> Result<(), Error> {
         .stderr(Stdio::null())
         .status()
         .await?;
-    if status.success() { Ok(()) } else { Err(format!("{program} {args:?} exited with {status}").into()) }
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{program} {args:?} exited with {status}").into())
+    }
 }
 
 struct Api {
@@ -105,8 +111,16 @@ struct Api {
 }
 
 impl Api {
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value, Error> {
-        let mut request = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, Error> {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
         if let Some(body) = body {
             request = request.json(&body);
         }
@@ -121,7 +135,11 @@ impl Api {
 
     async fn exec_true(&self, project: &str) -> Result<(), Error> {
         let out = self
-            .call(reqwest::Method::POST, &format!("/v1/workspaces/bench/projects/{project}/dev-container/exec"), Some(json!({"command": "true"})))
+            .call(
+                reqwest::Method::POST,
+                &format!("/v1/workspaces/bench/projects/{project}/dev-container/exec"),
+                Some(json!({"command": "true"})),
+            )
             .await?;
         if out["exit_code"] != 0 {
             return Err(format!("exec failed: {out}").into());
@@ -136,8 +154,16 @@ async fn main() -> Result<(), Error> {
     let admin_url = get(&settings, "DEVPLANE_TEST_DATABASE_URL")?.to_owned();
     let database = format!("devplane_bench_{}", random_suffix());
     let mut admin = sqlx::PgConnection::connect(&admin_url).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}"))).execute(&mut admin).await?;
-    let db_url = format!("{}/{database}", admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin_url));
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {database}")))
+        .execute(&mut admin)
+        .await?;
+    let db_url = format!(
+        "{}/{database}",
+        admin_url
+            .rsplit_once('/')
+            .map(|(b, _)| b)
+            .unwrap_or(&admin_url)
+    );
 
     let ssh_host = get(&settings, "DEVPLANE_TEST_SSH_HOST")?.to_owned();
     let ssh_port = get(&settings, "DEVPLANE_TEST_SSH_PORT")?.to_owned();
@@ -169,17 +195,37 @@ async fn main() -> Result<(), Error> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let server = tokio::spawn(state.serve(listener));
-    let api = Arc::new(Api { http: reqwest::Client::new(), base, token });
+    let api = Arc::new(Api {
+        http: reqwest::Client::new(),
+        base,
+        token,
+    });
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    println!("devplane exec benchmark: {CONTAINERS} dev containers, Docker orchestrator, SSH runner to {ssh_user}@{ssh_host}:{ssh_port}");
+    println!(
+        "devplane exec benchmark: {CONTAINERS} dev containers, Docker orchestrator, SSH runner to {ssh_user}@{ssh_host}:{ssh_port}"
+    );
     let mut projects = Vec::new();
     let mut containers = Vec::new();
     for i in 0..CONTAINERS {
         let project = format!("bench-{i}");
-        api.call(reqwest::Method::PUT, &format!("/v1/workspaces/bench/projects/{project}"), Some(json!({"slug": format!("bench-{}-{i}", &deployment[5..]), "name": project}))).await?;
-        let ensured = api.call(reqwest::Method::PUT, &format!("/v1/workspaces/bench/projects/{project}/dev-container"), None).await?;
-        containers.push(format!("vibn-dev-{}", ensured["service_uuid"].as_str().unwrap_or_default()));
+        api.call(
+            reqwest::Method::PUT,
+            &format!("/v1/workspaces/bench/projects/{project}"),
+            Some(json!({"slug": format!("bench-{}-{i}", &deployment[5..]), "name": project})),
+        )
+        .await?;
+        let ensured = api
+            .call(
+                reqwest::Method::PUT,
+                &format!("/v1/workspaces/bench/projects/{project}/dev-container"),
+                None,
+            )
+            .await?;
+        containers.push(format!(
+            "vibn-dev-{}",
+            ensured["service_uuid"].as_str().unwrap_or_default()
+        ));
         projects.push(project);
     }
     // Waits for each container through the API itself, which also warms every path up.
@@ -192,21 +238,42 @@ async fn main() -> Result<(), Error> {
         run_quiet("docker", &["exec", &containers[0], "true"]).await?;
     }
 
-    let outcome = measure(&api, &projects, &containers, &[&ssh_host, &ssh_port, &ssh_user, &ssh_key, &known_hosts]).await;
+    let outcome = measure(
+        &api,
+        &projects,
+        &containers,
+        &[&ssh_host, &ssh_port, &ssh_user, &ssh_key, &known_hosts],
+    )
+    .await;
 
     // Clean up whatever happened.
     for project in &projects {
         let _ = api
-            .call(reqwest::Method::DELETE, &format!("/v1/workspaces/bench/projects/{project}/dev-container?delete_volumes=true"), None)
+            .call(
+                reqwest::Method::DELETE,
+                &format!(
+                    "/v1/workspaces/bench/projects/{project}/dev-container?delete_volumes=true"
+                ),
+                None,
+            )
             .await;
     }
     shutdown.cancel();
     let _ = tokio::time::timeout(Duration::from_secs(30), server).await;
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))).execute(&mut admin).await;
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {database} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await;
     outcome
 }
 
-async fn measure(api: &Arc<Api>, projects: &[String], containers: &[String], ssh: &[&str; 5]) -> Result<(), Error> {
+async fn measure(
+    api: &Arc<Api>,
+    projects: &[String],
+    containers: &[String],
+    ssh: &[&str; 5],
+) -> Result<(), Error> {
     let [host, port, user, key, known_hosts] = *ssh;
     let api_latency = stats(timed(SEQUENTIAL, || api.exec_true(&projects[0])).await?);
     let raw_args = ["exec", containers[0].as_str(), "true"];
@@ -236,21 +303,59 @@ async fn measure(api: &Arc<Api>, projects: &[String], containers: &[String], ssh
     let raw_rate = total as f64 / raw_elapsed.as_secs_f64();
 
     println!();
-    println!("{:<52} {:>9} {:>9}", "sequential exec of `true`", "p50 ms", "p95 ms");
-    println!("{:<52} {:>9.1} {:>9.1}", format!("API exec (n={SEQUENTIAL})"), ms(api_latency.p50), ms(api_latency.p95));
-    println!("{:<52} {:>9.1} {:>9.1}", format!("raw `docker exec <c> true` (n={SEQUENTIAL})"), ms(raw_latency.p50), ms(raw_latency.p95));
-    println!("{:<52} {:>9.1} {:>9.1}", format!("fresh `ssh host docker exec <c> true` (n={FRESH_SSH})"), ms(fresh_ssh.p50), ms(fresh_ssh.p95));
+    println!(
+        "{:<52} {:>9} {:>9}",
+        "sequential exec of `true`", "p50 ms", "p95 ms"
+    );
+    println!(
+        "{:<52} {:>9.1} {:>9.1}",
+        format!("API exec (n={SEQUENTIAL})"),
+        ms(api_latency.p50),
+        ms(api_latency.p95)
+    );
+    println!(
+        "{:<52} {:>9.1} {:>9.1}",
+        format!("raw `docker exec <c> true` (n={SEQUENTIAL})"),
+        ms(raw_latency.p50),
+        ms(raw_latency.p95)
+    );
+    println!(
+        "{:<52} {:>9.1} {:>9.1}",
+        format!("fresh `ssh host docker exec <c> true` (n={FRESH_SSH})"),
+        ms(fresh_ssh.p50),
+        ms(fresh_ssh.p95)
+    );
     println!();
-    println!("{:<52} {:>9} {:>9}", format!("{CONCURRENCY} concurrent over {CONTAINERS} containers, {total} execs"), "exec/s", "errors");
+    println!(
+        "{:<52} {:>9} {:>9}",
+        format!("{CONCURRENCY} concurrent over {CONTAINERS} containers, {total} execs"),
+        "exec/s",
+        "errors"
+    );
     println!("{:<52} {:>9.1} {:>9}", "API exec", api_rate, api_errors);
-    println!("{:<52} {:>9.1} {:>9}", "raw `docker exec`", raw_rate, raw_errors);
+    println!(
+        "{:<52} {:>9.1} {:>9}",
+        "raw `docker exec`", raw_rate, raw_errors
+    );
     println!();
     println!("ratios");
-    println!("  API p50 / raw docker exec p50      = {:.3}  (target <= 1.15)", ms(api_latency.p50) / ms(raw_latency.p50));
-    println!("  fresh ssh p50 / API p50            = {:.2}  (target >= 2)", ms(fresh_ssh.p50) / ms(api_latency.p50));
-    println!("  API throughput / raw throughput    = {:.2}", api_rate / raw_rate);
+    println!(
+        "  API p50 / raw docker exec p50      = {:.3}  (target <= 1.15)",
+        ms(api_latency.p50) / ms(raw_latency.p50)
+    );
+    println!(
+        "  fresh ssh p50 / API p50            = {:.2}  (target >= 2)",
+        ms(fresh_ssh.p50) / ms(api_latency.p50)
+    );
+    println!(
+        "  API throughput / raw throughput    = {:.2}",
+        api_rate / raw_rate
+    );
     if api_errors + raw_errors > 0 {
-        return Err(format!("{api_errors} API and {raw_errors} raw execs failed under concurrency").into());
+        return Err(format!(
+            "{api_errors} API and {raw_errors} raw execs failed under concurrency"
+        )
+        .into());
     }
     Ok(())
 }

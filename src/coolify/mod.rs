@@ -150,7 +150,8 @@ impl CoolifyClient {
 
     /// `POST /services/{uuid}/start`. Coolify queues the start and returns at once.
     pub async fn start_service(&self, uuid: &str) -> Result<Transition> {
-        self.transition(uuid, "start", &[], "already running").await
+        self.transition(uuid, "start", &[], Some("already running"))
+            .await
     }
 
     /// `POST /services/{uuid}/stop`: `docker stop` then `docker rm -f`; volumes are kept.
@@ -159,9 +160,14 @@ impl CoolifyClient {
             uuid,
             "stop",
             &[("docker_cleanup", "false")],
-            "already stopped",
+            Some("already stopped"),
         )
         .await
+    }
+
+    /// `POST /services/{uuid}/restart`: a start with a stop first (never "nothing to do").
+    pub async fn restart_service(&self, uuid: &str) -> Result<()> {
+        self.transition(uuid, "restart", &[], None).await.map(drop)
     }
 
     /// `DELETE /services/{uuid}`: queued; volumes go only when asked.
@@ -200,14 +206,17 @@ impl CoolifyClient {
         uuid: &str,
         action: &str,
         query: &[(&str, &str)],
-        nothing_to_do: &str,
+        nothing_to_do: Option<&str>,
     ) -> Result<Transition> {
         let path = format!("services/{}/{action}", segment(uuid));
         match self.json::<Message>(Method::POST, &path, query, None).await {
             Ok(_) => Ok(Transition::Queued),
+            // Coolify answers 400 "Service is already running/stopped." when there is
+            // nothing to do; the state we asked for holds, so it is not a failure.
             Err(e)
                 if e.kind == UpstreamKind::Rejected
-                    && e.message.to_lowercase().contains(nothing_to_do) =>
+                    && nothing_to_do
+                        .is_some_and(|text| e.message.to_lowercase().contains(text)) =>
             {
                 Ok(Transition::AlreadyDone)
             }

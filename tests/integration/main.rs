@@ -5,9 +5,11 @@ mod support;
 
 mod auth;
 mod config;
+mod coolify_client;
 mod coolify_faults;
 mod exec;
 mod files;
+mod health;
 mod lifecycle;
 mod migrations;
 mod projects;
