@@ -113,7 +113,9 @@ impl AppState {
             .iter()
             .map(|t| ids::token_hash(t.expose_secret()))
             .collect();
-        let lifecycle_slots = Semaphore::new((config.database.max_connections / 2).max(1) as usize);
+        // A lifecycle call holds at most two connections (its lock and its work): a third of
+        // the pool leaves the rest for everything else.
+        let lifecycle_slots = Semaphore::new((config.database.max_connections / 3).max(1) as usize);
         Ok(Self(Arc::new(App {
             config,
             db,

@@ -20,6 +20,9 @@ use utoipa::ToSchema;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Retry advice for a rate limit whose upstream named no delay.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
+
 /// The system a failure came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Upstream {
@@ -289,11 +292,9 @@ impl Error {
             Error::Conflict { details, .. } => body.extend(details.clone()),
             Error::Upstream(e) => {
                 body.insert("upstream".into(), json!(e.upstream.name()));
-                if let UpstreamKind::RateLimited {
-                    retry_after: Some(d),
-                } = e.kind
-                {
-                    body.insert("retry_after_secs".into(), json!(d.as_secs().max(1)));
+                if let UpstreamKind::RateLimited { retry_after } = e.kind {
+                    let secs = retry_after.unwrap_or(DEFAULT_RETRY_AFTER).as_secs().max(1);
+                    body.insert("retry_after_secs".into(), json!(secs));
                 }
             }
             _ => {}

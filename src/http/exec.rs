@@ -87,16 +87,27 @@ fn events(
 ) -> impl Stream<Item = std::result::Result<Event, Infallible>> {
     let (tx, rx) = mpsc::channel::<Event>(16);
     tokio::spawn(async move {
+        let mut stdout = Utf8Carry::default();
+        let mut stderr = Utf8Carry::default();
+        let event = |name: &str, text: String| {
+            Event::default()
+                .event(name)
+                .data(json!({ "data": text }).to_string())
+        };
         // Keep receiving even after the client left, so the command never blocks on us.
         while let Some(chunk) = chunks.recv().await {
-            let (name, bytes) = match chunk {
-                OutputChunk::Stdout(b) => ("stdout", b),
-                OutputChunk::Stderr(b) => ("stderr", b),
+            let (name, text) = match chunk {
+                OutputChunk::Stdout(b) => ("stdout", stdout.decode(&b)),
+                OutputChunk::Stderr(b) => ("stderr", stderr.decode(&b)),
             };
-            let data = json!({ "data": String::from_utf8_lossy(&bytes) });
-            let _ = tx
-                .send(Event::default().event(name).data(data.to_string()))
-                .await;
+            if !text.is_empty() {
+                let _ = tx.send(event(name, text)).await;
+            }
+        }
+        for (name, rest) in [("stdout", stdout.finish()), ("stderr", stderr.finish())] {
+            if !rest.is_empty() {
+                let _ = tx.send(event(name, rest)).await;
+            }
         }
         let last = match finished.await {
             Ok(Ok(output)) => {
@@ -120,9 +131,58 @@ fn events(
     )
 }
 
+/// Decodes a byte stream as UTF-8 across chunk boundaries: a character split between two
+/// chunks is held back until its end arrives; bytes that are not UTF-8 become U+FFFD.
+#[derive(Default)]
+struct Utf8Carry {
+    pending: Vec<u8>,
+}
+
+impl Utf8Carry {
+    fn decode(&mut self, bytes: &[u8]) -> String {
+        self.pending.extend_from_slice(bytes);
+        let complete = match std::str::from_utf8(&self.pending) {
+            Ok(_) => self.pending.len(),
+            // An incomplete sequence at the very end waits for the next chunk.
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            Err(_) => self.pending.len(),
+        };
+        let rest = self.pending.split_off(complete);
+        let text = String::from_utf8_lossy(&self.pending).into_owned();
+        self.pending = rest;
+        text
+    }
+
+    fn finish(&mut self) -> String {
+        let text = String::from_utf8_lossy(&self.pending).into_owned();
+        self.pending.clear();
+        text
+    }
+}
+
 fn error_event(e: &Error) -> Event {
     if e.status().is_server_error() {
         tracing::error!(code = %e.code(), error = ?e, "streaming exec failed");
     }
     Event::default().event("error").data(e.body().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Utf8Carry;
+
+    #[test]
+    fn characters_split_across_chunks_survive() {
+        let text = "h\u{e9}llo \u{2713}";
+        let bytes = text.as_bytes();
+        for split in 0..bytes.len() {
+            let mut carry = Utf8Carry::default();
+            let mut out = carry.decode(&bytes[..split]);
+            out.push_str(&carry.decode(&bytes[split..]));
+            out.push_str(&carry.finish());
+            assert_eq!(out, text, "split at {split}");
+        }
+        let mut carry = Utf8Carry::default();
+        assert_eq!(carry.decode(b"a\xffb"), "a\u{fffd}b");
+    }
 }

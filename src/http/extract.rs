@@ -2,11 +2,12 @@
 //! identity.
 
 use axum::{
+    body::Bytes,
     extract::{
         FromRequest, FromRequestParts, Path, Query, Request,
         rejection::{JsonRejection, PathRejection, QueryRejection},
     },
-    http::{header, request::Parts},
+    http::{StatusCode, header, request::Parts},
 };
 use serde::de::DeserializeOwned;
 
@@ -32,6 +33,26 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             Err(JsonRejection::MissingJsonContentType(_)) => {
                 Err(Error::bad_body("expected Content-Type: application/json"))
             }
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(too_large()),
+            Err(e) => Err(Error::bad_body(e.body_text())),
+        }
+    }
+}
+
+fn too_large() -> Error {
+    Error::too_large("body", "the request body is larger than this route accepts")
+}
+
+/// A raw body (file uploads), within the route's body limit; over it answers 413 `TOO_LARGE`.
+pub struct ApiBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for ApiBody {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Bytes::from_request(req, state).await {
+            Ok(bytes) => Ok(Self(bytes)),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(too_large()),
             Err(e) => Err(Error::bad_body(e.body_text())),
         }
     }

@@ -2,7 +2,6 @@
 
 use axum::{
     Json,
-    body::Bytes,
     extract::{DefaultBodyLimit, State},
     http::{StatusCode, header},
     response::IntoResponse,
@@ -12,7 +11,7 @@ use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
-    extract::{ApiPath, ApiQuery, Caller},
+    extract::{ApiBody, ApiPath, ApiQuery, Caller},
     projects::ProjectPath,
     to_completion,
 };
@@ -70,7 +69,7 @@ async fn write_file(
     caller: Caller,
     ApiPath(path): ApiPath<ProjectPath>,
     ApiQuery(query): ApiQuery<PathQuery>,
-    body: Bytes,
+    ApiBody(body): ApiBody,
 ) -> Result<StatusCode> {
     let (workspace, project_id) = path.parse(&caller)?;
     to_completion(

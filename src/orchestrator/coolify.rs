@@ -8,7 +8,7 @@
 use async_trait::async_trait;
 
 use super::{
-    CreateRequest, Created, LiveState, LiveStatus, ManagedService, Orchestrator, ProjectInfo,
+    CreateRequest, LiveState, LiveStatus, ManagedService, Orchestrator, Placement, ProjectInfo,
     Result, ServiceRef, intent_marker, parse_intent_marker,
 };
 use crate::{
@@ -45,18 +45,18 @@ impl CoolifyOrchestrator {
 
     /// The Coolify project of `project`: found by its marker, or created.
     async fn ensure_project(&self, project: &ProjectInfo<'_>) -> Result<String> {
-        let marker = self.project_marker(project.project_id);
+        let marker = format!("[{}]", self.project_marker(project.project_id));
         let existing = self.client.list_projects().await?;
-        // Exact token match, so `...:project:p1` never matches `...:project:p10`.
+        // Our marker closes the description; the name before it is user text.
         if let Some(found) = existing.iter().find(|p| {
             p.description
                 .as_deref()
-                .is_some_and(|d| d.split(['[', ']', ' ']).any(|word| word == marker))
+                .is_some_and(|d| d.ends_with(&marker))
         }) {
             return Ok(found.uuid.clone());
         }
         let name = format!("vibn-{}", project.slug);
-        let description = format!("Vibn project {} [{marker}]", project.name);
+        let description = format!("Vibn project {} {marker}", project.name);
         self.client.create_project(&name, &description).await
     }
 
@@ -93,8 +93,7 @@ impl Orchestrator for CoolifyOrchestrator {
         Ok(format!("Coolify {version}, server {}", server.name))
     }
 
-    async fn create(&self, request: &CreateRequest<'_>) -> Result<Created> {
-        let project = &request.project;
+    async fn prepare(&self, project: &ProjectInfo<'_>) -> Result<Placement> {
         let mut project_uuid = match project.coolify_project_uuid {
             Some(uuid) => uuid.to_owned(),
             None => self.ensure_project(project).await?,
@@ -108,29 +107,43 @@ impl Orchestrator for CoolifyOrchestrator {
             }
             Err(e) => return Err(e),
         };
+        Ok(Placement {
+            coolify_project_uuid: Some(project_uuid),
+            coolify_environment_uuid: Some(environment_uuid),
+        })
+    }
+
+    async fn create(&self, request: &CreateRequest<'_>) -> Result<String> {
+        let (Some(project_uuid), Some(environment_uuid)) = (
+            request.placement.coolify_project_uuid.as_deref(),
+            request.placement.coolify_environment_uuid.as_deref(),
+        ) else {
+            return Err(UpstreamError::new(
+                Upstream::Coolify,
+                UpstreamKind::Rejected,
+                "no Coolify project prepared for this service",
+            ));
+        };
+        let project = &request.project;
         let name = format!("vibn-dev-{}", project.slug);
+        // The marker closes the description, after the user's project name.
         let description = format!(
             "AI dev container for project {} [{}]",
             project.name,
             intent_marker(&self.deployment_id, request.intent_id)
         );
-        let uuid = self
-            .client
+        self.client
             .create_service(&CreateService {
-                project_uuid: &project_uuid,
+                project_uuid,
                 server_uuid: &self.server_uuid,
                 environment_name: &self.environment_name,
-                environment_uuid: &environment_uuid,
+                environment_uuid,
                 name: &name,
                 description: &description,
                 compose: request.compose,
                 instant_deploy: request.start,
             })
-            .await?;
-        Ok(Created {
-            service_uuid: uuid,
-            coolify_project_uuid: Some(project_uuid),
-        })
+            .await
     }
 
     async fn list_managed(&self) -> Result<Vec<ManagedService>> {

@@ -20,7 +20,8 @@ use bollard::{
 use tokio::sync::OnceCell;
 
 use super::{
-    CreateRequest, Created, LiveState, LiveStatus, ManagedService, Orchestrator, Result, ServiceRef,
+    CreateRequest, LiveState, LiveStatus, ManagedService, Orchestrator, Placement, ProjectInfo,
+    Result, ServiceRef,
 };
 use crate::{
     compose::{self, LABEL_DEPLOYMENT, LABEL_INTENT, LABEL_PROJECT},
@@ -200,7 +201,11 @@ impl Orchestrator for DockerOrchestrator {
             + &format!(", compose: {}", cli.join(" ")))
     }
 
-    async fn create(&self, request: &CreateRequest<'_>) -> Result<Created> {
+    async fn prepare(&self, _project: &ProjectInfo<'_>) -> Result<Placement> {
+        Ok(Placement::default())
+    }
+
+    async fn create(&self, request: &CreateRequest<'_>) -> Result<String> {
         // The intent id has Coolify's uuid shape and is unique: it names the service.
         let uuid = request.intent_id;
         self.up(
@@ -211,10 +216,7 @@ impl Orchestrator for DockerOrchestrator {
             request.start,
         )
         .await?;
-        Ok(Created {
-            service_uuid: uuid.to_owned(),
-            coolify_project_uuid: None,
-        })
+        Ok(uuid.to_owned())
     }
 
     /// Services with containers. Volumes alone do not count: a service deleted with its

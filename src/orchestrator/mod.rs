@@ -26,20 +26,23 @@ pub struct ProjectInfo<'a> {
     pub coolify_project_uuid: Option<&'a str>,
 }
 
+/// Where a project's services go, as [`Orchestrator::prepare`] found or made it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Placement {
+    /// The Coolify project holding the project's services; recorded so later creations reuse it.
+    pub coolify_project_uuid: Option<String>,
+    /// The environment of that Coolify project the services go into.
+    pub coolify_environment_uuid: Option<String>,
+}
+
 #[derive(Debug)]
 pub struct CreateRequest<'a> {
     pub intent_id: &'a str,
     pub project: ProjectInfo<'a>,
+    pub placement: &'a Placement,
     pub compose: &'a str,
     /// Start the service now (false: create it stopped, as `no_start` asks).
     pub start: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Created {
-    pub service_uuid: String,
-    /// The Coolify project used, to be recorded so later creations reuse it.
-    pub coolify_project_uuid: Option<String>,
 }
 
 /// A recorded service, as the lifecycle hands it to the orchestrator.
@@ -85,7 +88,13 @@ pub trait Orchestrator: Send + Sync + 'static {
     /// Readiness: the orchestrator answers and our credentials work. Returns a short summary.
     async fn check(&self) -> Result<String>;
 
-    async fn create(&self, request: &CreateRequest<'_>) -> Result<Created>;
+    /// Finds or makes what a project's services need upstream (a Coolify project). Creates no
+    /// service, so a failure here leaves nothing to clean up.
+    async fn prepare(&self, project: &ProjectInfo<'_>) -> Result<Placement>;
+
+    /// Creates the service of an intent, in a placement from [`Orchestrator::prepare`];
+    /// returns its uuid.
+    async fn create(&self, request: &CreateRequest<'_>) -> Result<String>;
 
     /// Every service of this deployment, with the intent each was created for.
     async fn list_managed(&self) -> Result<Vec<ManagedService>>;
@@ -119,15 +128,13 @@ pub fn intent_marker(deployment_id: &str, intent_id: &str) -> String {
     format!("devplane:{deployment_id}:{intent_id}")
 }
 
-/// The intent id in a text carrying [`intent_marker`] of this deployment.
+/// The intent id of a text that ends with `[<intent_marker of this deployment>]`. Only the
+/// end counts: what comes before may be user text (a project name) imitating a marker.
 pub fn parse_intent_marker<'a>(text: &'a str, deployment_id: &str) -> Option<&'a str> {
-    let prefix = format!("devplane:{deployment_id}:");
-    let start = text.find(&prefix)? + prefix.len();
-    let rest = &text[start..];
-    let end = rest
-        .find(|c: char| !c.is_ascii_alphanumeric())
-        .unwrap_or(rest.len());
-    (end > 0).then(|| &rest[..end])
+    let inner = text.strip_suffix(']')?;
+    let marker = &inner[inner.rfind('[')? + 1..];
+    let intent = marker.strip_prefix(&format!("devplane:{deployment_id}:"))?;
+    (!intent.is_empty() && intent.bytes().all(|b| b.is_ascii_alphanumeric())).then_some(intent)
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use bollard::{
     exec::{CreateExecOptions, StartExecOptions, StartExecResults},
 };
 use bytes::Bytes;
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 use tokio::{io::AsyncWriteExt, sync::mpsc};
 
 use super::{Runner, docker_error, is_transport_error};
@@ -29,11 +29,13 @@ use crate::error::{Upstream, UpstreamError, UpstreamKind};
 pub const EXEC_MARKER_VAR: &str = "VIBN_EXEC_ID";
 
 /// `sh` wrapper: `$1` marker, `$2` deadline in seconds, `$3` working directory, then the
-/// command's argv. It is a constant: no caller text is ever spliced into it.
+/// command's argv (`/usr/bin/env K=V... program args`, so the caller's environment reaches
+/// the command but never the wrapper). It is a constant: no caller text is spliced into it,
+/// and it names its tools by absolute path.
 const DEADLINE_WRAPPER: &str = r#"marker=$1 limit=$2 dir=$3
 shift 3
 cd -- "$dir" || exit 2
-timeout -k 1 "$limit" "$@"
+/usr/bin/timeout -k 1 "$limit" "$@"
 rc=$?
 if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
   sweep_marker "$marker"
@@ -46,7 +48,7 @@ const SWEEP_FUNCTION: &str = r#"sweep_marker() {
   for p in /proc/[0-9]*; do
     pid=${p#/proc/}
     [ "$pid" = "$$" ] && continue
-    if grep -qxzF "VIBN_EXEC_ID=$1" "$p/environ" 2>/dev/null; then
+    if /usr/bin/grep -qxzF "VIBN_EXEC_ID=$1" "$p/environ" 2>/dev/null; then
       kill -9 "$pid" 2>/dev/null
     fi
   done
@@ -100,6 +102,10 @@ impl From<UpstreamError> for ExecError {
 /// How long past the in-container deadline we wait before giving up locally.
 const LOCAL_GRACE: Duration = Duration::from_secs(5);
 
+/// After the command has exited, a stream that brings nothing for this long is only held open
+/// by a process it left behind.
+const QUIET_AFTER_EXIT: Duration = Duration::from_secs(1);
+
 /// Runs `spec` in `container`. Output chunks also go to `sink` as they arrive, when given.
 pub async fn run(
     runner: &dyn Runner,
@@ -124,9 +130,12 @@ pub async fn run(
         seconds,
         spec.cwd.clone(),
     ];
+    // `env -- NAME=VALUE... program args`: after `--` nothing is an option; names are
+    // validated (no `=`, no leading `-`) and the program is an absolute path without `=`.
+    cmd.extend(["/usr/bin/env".to_owned(), "--".to_owned()]);
+    cmd.extend(spec.env.iter().map(|(k, v)| format!("{k}={v}")));
     cmd.extend(spec.argv.iter().cloned());
-    let mut env = vec![format!("{EXEC_MARKER_VAR}={marker}")];
-    env.extend(spec.env.iter().map(|(k, v)| format!("{k}={v}")));
+    let env = vec![format!("{EXEC_MARKER_VAR}={marker}")];
 
     let options = CreateExecOptions {
         attach_stdin: Some(spec.stdin.is_some()),
@@ -208,15 +217,18 @@ pub async fn run(
                 },
                 _ = finished_probe.tick() => {
                     // A background process that kept our stdout open would hold the stream
-                    // after the command itself ended; stop reading once the exec is over.
+                    // after the command itself ended. Once the exec is over, keep reading what
+                    // is still in flight, until the stream ends or goes quiet.
                     if let Ok(state) = docker.inspect_exec(&exec_id).await
                         && state.running == Some(false)
                     {
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                        while let Some(Some(Ok(chunk))) = output.next().now_or_never() {
-                            collector.accept(chunk).await;
+                        loop {
+                            match tokio::time::timeout(QUIET_AFTER_EXIT, output.next()).await {
+                                Ok(Some(Ok(chunk))) => collector.accept(chunk).await,
+                                Ok(Some(Err(e))) => return Err(docker_error(runner.transport(), e)),
+                                Ok(None) | Err(_) => return Ok(()),
+                            }
                         }
-                        return Ok(());
                     }
                 }
             }

@@ -280,7 +280,11 @@ pub async fn run(
             Err(ExecError::Upstream(e)) => return Err(e.into()),
         }
     };
-    store::dev_containers::touch_activity(&state.db, &row.project_id).await?;
+    // The command ran: its output goes back even if recording the activity fails, so that
+    // nobody retries a command that already happened.
+    if let Err(e) = store::dev_containers::touch_activity(&state.db, &row.project_id).await {
+        tracing::warn!(project_id = %row.project_id, error = %e, "could not record exec activity");
+    }
     Ok(output)
 }
 

@@ -17,7 +17,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{Postgres, Transaction};
-use tokio::sync::SemaphorePermit;
+use tokio::{sync::SemaphorePermit, time::Instant};
 use utoipa::ToSchema;
 
 use crate::{
@@ -87,35 +87,47 @@ impl ProjectLock<'_> {
     }
 }
 
-/// Takes the project's lock, waiting (without holding a connection) while someone else has it.
-async fn lock_project<'a>(state: &'a AppState, project_id: &str) -> Result<ProjectLock<'a>> {
-    let deadline =
-        tokio::time::Instant::now() + Duration::from_millis(state.config.lifecycle.lock_wait_ms);
+fn busy() -> Error {
+    Error::conflict(
+        "DEV_CONTAINER_BUSY",
+        "another lifecycle operation on this dev container is still running; retry shortly",
+    )
+}
+
+fn lock_deadline(state: &AppState) -> Instant {
+    Instant::now() + Duration::from_millis(state.config.lifecycle.lock_wait_ms)
+}
+
+/// Takes the project's lock before `deadline`, waiting (without holding a connection) while
+/// someone else has it.
+async fn lock_project<'a>(
+    state: &'a AppState,
+    project_id: &str,
+    deadline: Instant,
+) -> Result<ProjectLock<'a>> {
     let mut pause = Duration::from_millis(20);
     loop {
-        if let Some(lock) = try_lock_project(state, project_id).await? {
+        let slot = tokio::time::timeout_at(deadline, state.lifecycle_slots.acquire())
+            .await
+            .map_err(|_| busy())?
+            .map_err(|_| Error::internal("lifecycle slots closed"))?;
+        if let Some(lock) = try_lock_project(state, project_id, slot).await? {
             return Ok(lock);
         }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(Error::conflict(
-                "DEV_CONTAINER_BUSY",
-                "another lifecycle operation on this dev container is still running; retry shortly",
-            ));
+        if Instant::now() >= deadline {
+            return Err(busy());
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(Duration::from_millis(250));
     }
 }
 
+/// Tries the project's lock once, with a slot already taken.
 async fn try_lock_project<'a>(
     state: &'a AppState,
     project_id: &str,
+    slot: SemaphorePermit<'a>,
 ) -> Result<Option<ProjectLock<'a>>> {
-    let slot = state
-        .lifecycle_slots
-        .acquire()
-        .await
-        .map_err(|_| Error::internal("lifecycle slots closed"))?;
     let mut tx = state.db.begin().await?;
     if store::locks::try_project(&mut tx, project_id).await? {
         Ok(Some(ProjectLock { tx, _slot: slot }))
@@ -151,6 +163,14 @@ async fn row_of(
     Ok(row.filter(|r| r.workspace == workspace.as_str()))
 }
 
+/// What a locked step of [`ensure`] achieved.
+enum Step {
+    Done(Ensured),
+    /// A create of an earlier attempt may still complete upstream: look again after this long,
+    /// without holding the lock meanwhile.
+    LookAgainIn(Duration),
+}
+
 /// Ensures the project has a dev container (idempotent; safe on every chat turn). Returns the
 /// existing one (resumed when suspended, unless `no_start`), or creates it within quota.
 pub async fn ensure(
@@ -159,19 +179,28 @@ pub async fn ensure(
     project_id: &ProjectId,
     no_start: bool,
 ) -> Result<Ensured> {
-    let project = projects::require(state, workspace, project_id).await?;
-    let ensured = match row_of(state, workspace, project_id).await? {
+    projects::require(state, workspace, project_id).await?;
+    let deadline = lock_deadline(state);
+    let ensured = loop {
         // The common case: one SELECT, no lock.
-        Some(row) if row.service_uuid.is_some() => Ensured {
-            service_uuid: row.service_uuid.unwrap_or_default(),
-            state: row.state,
-            created: false,
-        },
-        _ => {
-            let lock = lock_project(state, project_id.as_str()).await?;
-            let outcome = ensure_locked(state, &project, no_start).await;
-            lock.release().await;
-            outcome?
+        if let Some(row) = row_of(state, workspace, project_id).await?
+            && let Some(service_uuid) = row.service_uuid
+        {
+            break Ensured {
+                service_uuid,
+                state: row.state,
+                created: false,
+            };
+        }
+        let lock = lock_project(state, project_id.as_str(), deadline).await?;
+        let step = ensure_locked(state, workspace, project_id, no_start).await;
+        lock.release().await;
+        match step? {
+            Step::Done(ensured) => break ensured,
+            Step::LookAgainIn(pause) if Instant::now() + pause < deadline => {
+                tokio::time::sleep(pause).await;
+            }
+            Step::LookAgainIn(_) => return Err(provisioning_conflict()),
         }
     };
     if ensured.state == STATE_SUSPENDED && !no_start {
@@ -184,46 +213,60 @@ pub async fn ensure(
     Ok(ensured)
 }
 
-async fn ensure_locked(state: &AppState, project: &ProjectRow, no_start: bool) -> Result<Ensured> {
-    match store::dev_containers::get(&state.db, &project.project_id).await? {
-        Some(row) if row.service_uuid.is_some() => Ok(Ensured {
+async fn ensure_locked(
+    state: &AppState,
+    workspace: &WorkspaceId,
+    project_id: &ProjectId,
+    no_start: bool,
+) -> Result<Step> {
+    match row_of(state, workspace, project_id).await? {
+        Some(row) if row.service_uuid.is_some() => Ok(Step::Done(Ensured {
             service_uuid: row.service_uuid.unwrap_or_default(),
             state: row.state,
             created: false,
-        }),
-        Some(pending) => settle_pending(state, project, pending).await,
+        })),
+        Some(pending) => settle_pending(state, pending).await,
         None => {
-            let pending = record_intent(state, project, no_start).await?;
-            attempt_create(state, project, &pending).await
+            let (project, pending) = record_intent(state, workspace, project_id, no_start).await?;
+            attempt_create(state, &project, &pending)
+                .await
+                .map(Step::Done)
         }
     }
 }
 
-/// Renders the compose file with fresh preview tokens and records the intent, within quota.
+/// Records the intent, within quota, with the compose file rendered from the project as it is
+/// under the workspace lock (which archiving and renaming also take): a project archived or
+/// renamed meanwhile can never get a container built from its old state.
 async fn record_intent(
     state: &AppState,
-    project: &ProjectRow,
+    workspace: &WorkspaceId,
+    project_id: &ProjectId,
     no_start: bool,
-) -> Result<DevContainerRow> {
+) -> Result<(ProjectRow, DevContainerRow)> {
+    let intent_id = ids::service_uuid()?;
     let preview_tokens = (0..PREVIEW_PORT_COUNT)
         .map(|_| ids::preview_token())
         .collect::<Result<Vec<_>>>()?;
+    let orchestrator = format!("{:?}", state.orchestrator.kind()).to_lowercase();
+
+    let mut tx = state.db.begin().await?;
+    if no_start {
+        // A never-started container costs nothing: no quota check (as in the seed).
+        store::locks::workspace(&mut tx, workspace.as_str()).await?;
+    } else {
+        quota::check_dev_container(state, &mut tx, workspace.as_str(), project_id.as_str()).await?;
+    }
+    let project = match store::projects::get(&mut *tx, project_id.as_str()).await? {
+        Some(p) if p.workspace == workspace.as_str() && p.archived_at.is_none() => p,
+        _ => return Err(Error::project_not_found()),
+    };
     let compose = compose::render(&ComposeInput {
         project_id: &project.project_id,
         slug: &project.slug,
         preview_tokens: &preview_tokens,
         dev: &state.config.dev_container,
     });
-    let intent_id = ids::service_uuid()?;
-    let orchestrator = format!("{:?}", state.orchestrator.kind()).to_lowercase();
-
-    let mut tx = state.db.begin().await?;
-    if no_start {
-        // A never-started container costs nothing: no quota check (as in the seed).
-        store::locks::workspace(&mut tx, &project.workspace).await?;
-    } else {
-        quota::check_dev_container(state, &mut tx, &project.workspace, &project.project_id).await?;
-    }
     let row = store::dev_containers::insert_intent(
         &mut tx,
         &NewIntent {
@@ -243,7 +286,7 @@ async fn record_intent(
     )
     .await?;
     tx.commit().await?;
-    Ok(row)
+    Ok((project, row))
 }
 
 /// Asks the orchestrator to create the service of a pending intent and records it.
@@ -253,20 +296,38 @@ async fn attempt_create(
     pending: &DevContainerRow,
 ) -> Result<Ensured> {
     let intent_id = pending.intent_id.as_deref().unwrap_or_default();
+    let info = ProjectInfo {
+        project_id: &project.project_id,
+        slug: &project.slug,
+        name: &project.name,
+        coolify_project_uuid: project.coolify_project_uuid.as_deref(),
+    };
+    let placement = match state.orchestrator.prepare(&info).await {
+        Ok(placement) => placement,
+        Err(e) => {
+            // No service can exist yet: the intent (and its quota place) goes.
+            store::dev_containers::delete_pending(&state.db, &project.project_id, intent_id)
+                .await?;
+            return Err(e.into());
+        }
+    };
+    if let Some(coolify_project) = &placement.coolify_project_uuid
+        && project.coolify_project_uuid.as_ref() != Some(coolify_project)
+    {
+        store::projects::set_coolify_project(&state.db, &project.project_id, coolify_project)
+            .await?;
+    }
+    // Stamped right before the one request that can create something.
     store::dev_containers::mark_attempt(&state.db, &project.project_id, intent_id).await?;
     let request = CreateRequest {
         intent_id,
-        project: ProjectInfo {
-            project_id: &project.project_id,
-            slug: &project.slug,
-            name: &project.name,
-            coolify_project_uuid: project.coolify_project_uuid.as_deref(),
-        },
+        project: info,
+        placement: &placement,
         compose: pending.compose.as_deref().unwrap_or_default(),
         start: pending.state != STATE_SUSPENDED,
     };
     match state.orchestrator.create(&request).await {
-        Ok(created) => {
+        Ok(service_uuid) => {
             if state.config.testing.failpoint.as_deref()
                 == Some(FAILPOINT_AFTER_ORCHESTRATOR_CREATE)
             {
@@ -276,17 +337,7 @@ async fn attempt_create(
                 );
                 std::process::abort();
             }
-            if let Some(coolify_project) = &created.coolify_project_uuid
-                && project.coolify_project_uuid.as_ref() != Some(coolify_project)
-            {
-                store::projects::set_coolify_project(
-                    &state.db,
-                    &project.project_id,
-                    coolify_project,
-                )
-                .await?;
-            }
-            adopt(state, pending, &[created.service_uuid]).await
+            adopt(state, pending, &[service_uuid]).await
         }
         Err(e) if e.outcome_unknown => {
             // It may exist upstream all the same: look before reporting the failure.
@@ -309,28 +360,31 @@ async fn attempt_create(
 }
 
 /// A pending intent found under the lock: its creator died or failed without knowing the
-/// outcome. Adopt what it created, or, once no request of it can still be in flight, retry.
-async fn settle_pending(
-    state: &AppState,
-    project: &ProjectRow,
-    pending: DevContainerRow,
-) -> Result<Ensured> {
+/// outcome. Adopt what it created; while a request of it may still be running upstream, look
+/// again later; after that, create again under the same intent.
+async fn settle_pending(state: &AppState, pending: DevContainerRow) -> Result<Step> {
     let intent_id = pending.intent_id.clone().unwrap_or_default();
-    let window_ends = pending
-        .intent_attempted_at
-        .map(|at| at + state.config.intent_window())
-        .unwrap_or_else(Utc::now);
-    loop {
-        let found = state.orchestrator.find(&intent_id).await?;
-        if !found.is_empty() {
-            return adopt(state, &pending, &found).await;
-        }
-        let left = (window_ends - Utc::now()).to_std().unwrap_or_default();
-        if left.is_zero() {
-            return attempt_create(state, project, &pending).await;
-        }
-        tokio::time::sleep(left.min(Duration::from_millis(500))).await;
+    let found = state.orchestrator.find(&intent_id).await?;
+    if !found.is_empty() {
+        return adopt(state, &pending, &found).await.map(Step::Done);
     }
+    let left = store::dev_containers::intent_window_left(
+        &state.db,
+        &pending.project_id,
+        &intent_id,
+        state.config.intent_window(),
+    )
+    .await?;
+    if !left.is_zero() {
+        return Ok(Step::LookAgainIn(left.min(Duration::from_millis(500))));
+    }
+    let project = store::projects::get(&state.db, &pending.project_id)
+        .await?
+        .filter(|p| p.archived_at.is_none())
+        .ok_or_else(Error::project_not_found)?;
+    attempt_create(state, &project, &pending)
+        .await
+        .map(Step::Done)
 }
 
 /// Records the first service found for a pending intent and deletes any duplicates (a create
@@ -431,7 +485,7 @@ pub async fn suspend(
     project_id: &ProjectId,
 ) -> Result<String> {
     projects::require(state, workspace, project_id).await?;
-    let lock = lock_project(state, project_id.as_str()).await?;
+    let lock = lock_project(state, project_id.as_str(), lock_deadline(state)).await?;
     let outcome = async {
         let row = row_of(state, workspace, project_id).await?.ok_or_else(Error::dev_container_not_found)?;
         let service = service_ref(&row).ok_or_else(provisioning_conflict)?;
@@ -458,7 +512,7 @@ pub async fn resume(
     project_id: &ProjectId,
 ) -> Result<String> {
     projects::require(state, workspace, project_id).await?;
-    let lock = lock_project(state, project_id.as_str()).await?;
+    let lock = lock_project(state, project_id.as_str(), lock_deadline(state)).await?;
     let outcome = resume_locked(state, workspace, project_id).await;
     lock.release().await;
     outcome
@@ -482,9 +536,13 @@ async fn resume_locked(
         tx.commit().await?;
     }
     if let Err(e) = state.orchestrator.start(&service).await {
-        if reserved {
+        // A start refused outright gives the quota place back. One that may have happened
+        // keeps it (`provisioning`): the container may be running, and must stay counted; the
+        // next resume or exec settles it.
+        if reserved && !e.outcome_unknown {
             store::dev_containers::set_state(&state.db, project_id.as_str(), &row.state).await?;
         }
+        state.containers.forget(service.uuid);
         return Err(e.into());
     }
     store::dev_containers::mark_running(&state.db, project_id.as_str()).await?;
@@ -503,7 +561,7 @@ pub async fn delete(
     delete_volumes: bool,
 ) -> Result<()> {
     projects::require(state, workspace, project_id).await?;
-    let lock = lock_project(state, project_id.as_str()).await?;
+    let lock = lock_project(state, project_id.as_str(), lock_deadline(state)).await?;
     let outcome = async {
         let row = row_of(state, workspace, project_id)
             .await?
@@ -602,17 +660,21 @@ pub async fn reconcile(state: &AppState) -> std::result::Result<ReconcileReport,
             .filter(|m| m.intent_id == intent_id)
             .map(|m| m.uuid.clone())
             .collect();
-        let unknown = |uuid: &String| row.service_uuid.as_ref() != Some(uuid);
-        let pending_expired = row.service_uuid.is_none()
-            && row
-                .intent_attempted_at
-                .is_none_or(|at| at + state.config.intent_window() < Utc::now());
-        let needs_work = (row.service_uuid.is_none() && (!found.is_empty() || pending_expired))
-            || (row.service_uuid.is_some() && found.iter().any(unknown));
+        // Pending intents are rare: always look at them (under the lock, with the database's
+        // clock); recorded services only when a duplicate turned up.
+        let needs_work = row.service_uuid.is_none()
+            || found
+                .iter()
+                .any(|uuid| row.service_uuid.as_ref() != Some(uuid));
         if !needs_work {
             continue;
         }
-        let Some(lock) = try_lock_project(state, &row.project_id).await? else {
+        let slot = state
+            .lifecycle_slots
+            .acquire()
+            .await
+            .map_err(|_| Error::internal("lifecycle slots closed"))?;
+        let Some(lock) = try_lock_project(state, &row.project_id, slot).await? else {
             continue; // someone is working on it right now
         };
         let outcome = reconcile_row(state, &row.project_id, intent_id, &found, &mut report).await;
@@ -661,10 +723,14 @@ async fn reconcile_row(
             report.adopted += 1;
         }
         None => {
-            let expired = row
-                .intent_attempted_at
-                .is_none_or(|at| at + state.config.intent_window() < Utc::now());
-            if expired
+            let left = store::dev_containers::intent_window_left(
+                &state.db,
+                project_id,
+                intent_id,
+                state.config.intent_window(),
+            )
+            .await?;
+            if left.is_zero()
                 && store::dev_containers::delete_pending(&state.db, project_id, intent_id).await?
             {
                 tracing::info!(

@@ -89,6 +89,14 @@ pub async fn register(
                 .map_err(slug_conflict)?;
             (row, false)
         }
+        // A dev container the TypeScript module recorded (no registry row yet) fixes the
+        // workspace too.
+        None if store::dev_containers::get(&mut *tx, project_id.as_str())
+            .await?
+            .is_some_and(|row| row.workspace != workspace.as_str()) =>
+        {
+            return Err(Error::project_not_found());
+        }
         archived_or_new => {
             let limit = state.config.quota.max_projects;
             let current = store::projects::count_active(&mut *tx, workspace.as_str()).await?;

@@ -96,6 +96,29 @@ pub async fn mark_attempt(
     Ok(())
 }
 
+/// How long a create request of this pending intent may still be running upstream: `window`
+/// after its last attempt, measured on the database's clock (one clock for every replica).
+pub async fn intent_window_left(
+    db: impl PgExecutor<'_>,
+    project_id: &str,
+    intent_id: &str,
+    window: std::time::Duration,
+) -> sqlx::Result<std::time::Duration> {
+    let seconds: Option<f64> = sqlx::query_scalar(
+        "SELECT GREATEST(0, EXTRACT(EPOCH FROM \
+                (intent_attempted_at + make_interval(secs => $3) - now())))::float8 \
+         FROM fs_project_dev_containers \
+         WHERE project_id = $1 AND intent_id = $2 AND service_uuid IS NULL",
+    )
+    .bind(project_id)
+    .bind(intent_id)
+    .bind(window.as_secs_f64())
+    .fetch_optional(db)
+    .await?
+    .flatten();
+    Ok(std::time::Duration::from_secs_f64(seconds.unwrap_or(0.0)))
+}
+
 /// Records the service created for a pending intent. False if the intent is no longer pending.
 pub async fn record_service(
     db: impl PgExecutor<'_>,

@@ -255,7 +255,8 @@ async fn failures_become_typed_errors() {
     );
 
     fake.refuse_connections().await;
-    let e = coolify.version().await.unwrap_err();
+    // A fresh client: a pooled connection closed under it could have carried the request.
+    let e = client(&fake, TOKEN).version().await.unwrap_err();
     assert_eq!(
         (e.kind, e.outcome_unknown),
         (UpstreamKind::Unavailable, false),

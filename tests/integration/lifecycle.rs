@@ -437,7 +437,13 @@ async fn delete_keeps_volumes_unless_asked(orchestration: Orchestration) {
 /// A process killed right after the orchestrator created the service, before the database
 /// recorded it: after a restart, exactly one service exists and ensure works.
 async fn a_crash_between_create_and_record_leaves_no_unknown_service(orchestration: Orchestration) {
-    let app = app(orchestration).await;
+    // This in-process instance only registers the project; its own reconciler stays out of
+    // the way, so that what adopts the service is the restarted process.
+    let app = TestApp::builder()
+        .orchestration(orchestration)
+        .configure(|c| c.lifecycle.reconcile_interval_secs = 3600)
+        .start()
+        .await;
     let project = app.new_project("ws-k").await;
 
     let mut env = BTreeMap::from([

@@ -175,3 +175,23 @@ async fn bad_input_is_named_by_field() {
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     assert_eq!(unknown.body["code"], "ROUTE_NOT_FOUND");
 }
+
+#[tokio::test]
+async fn a_dev_container_recorded_by_the_typescript_module_fixes_the_projects_workspace() {
+    let app = TestApp::builder().start().await;
+    sqlx::query(
+        "INSERT INTO fs_project_dev_containers (project_id, workspace, service_uuid, image, state) \
+         VALUES ('proj-legacy', 'ws-old', 'legacyservice00000000000', 'vibn-dev:latest', 'suspended')",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let claimed = app
+        .register("ws-thief", "proj-legacy", &format!("s{}", random_id(8)))
+        .await;
+    assert_eq!(claimed.status, StatusCode::NOT_FOUND, "{}", claimed.body);
+    let owner = app
+        .register("ws-old", "proj-legacy", &format!("s{}", random_id(8)))
+        .await;
+    assert_eq!(owner.status, StatusCode::CREATED, "{}", owner.body);
+}
