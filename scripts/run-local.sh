@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 scripts/test-env.sh up
-# shellcheck disable=SC1090
+# shellcheck disable=SC1090,SC1091
 source "${DEVPLANE_TEST_STATE:-$PWD/.test-env}/env"
 
 # A database of its own on the test server, kept between runs.

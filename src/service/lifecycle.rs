@@ -12,7 +12,7 @@
 //!   adopts it, or, when nothing was created, gives the intent up. Nothing created is ever
 //!   left unknown.
 
-use std::time::Duration;
+use std::{future::Future, time::Duration};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -478,30 +478,44 @@ pub async fn status(
     })
 }
 
+/// Runs `work` under the project's lock, once the project is known to be this workspace's.
+async fn under_lock<T>(
+    state: &AppState,
+    workspace: &WorkspaceId,
+    project_id: &ProjectId,
+    work: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    projects::require(state, workspace, project_id).await?;
+    let lock = lock_project(state, project_id.as_str(), lock_deadline(state)).await?;
+    let outcome = work.await;
+    lock.release().await;
+    outcome
+}
+
 /// Suspends a dev container: Coolify-style stop (containers removed, volumes kept).
 pub async fn suspend(
     state: &AppState,
     workspace: &WorkspaceId,
     project_id: &ProjectId,
 ) -> Result<String> {
-    projects::require(state, workspace, project_id).await?;
-    let lock = lock_project(state, project_id.as_str(), lock_deadline(state)).await?;
-    let outcome = async {
-        let row = row_of(state, workspace, project_id).await?.ok_or_else(Error::dev_container_not_found)?;
+    under_lock(state, workspace, project_id, async {
+        let row = row_of(state, workspace, project_id)
+            .await?
+            .ok_or_else(Error::dev_container_not_found)?;
         let service = service_ref(&row).ok_or_else(provisioning_conflict)?;
         if row.state == STATE_SUSPENDED {
             return Ok(row.state);
         }
+        // A stop that may or may not have happened leaves the row as it was: the container
+        // stays counted, and the next suspend (Coolify: "already stopped") settles it.
         state.orchestrator.stop(&service).await?;
         store::dev_containers::mark_suspended(&state.db, &row.project_id).await?;
         let stopped = store::dev_containers::stop_dev_servers(&state.db, &row.project_id).await?;
         state.containers.forget(service.uuid);
         tracing::info!(project_id = %row.project_id, dev_servers_stopped = stopped, "dev container suspended");
         Ok(STATE_SUSPENDED.to_owned())
-    }
-    .await;
-    lock.release().await;
-    outcome
+    })
+    .await
 }
 
 /// Resumes a dev container. Leaving `suspended` counts against the workspace's cap, checked
@@ -511,11 +525,13 @@ pub async fn resume(
     workspace: &WorkspaceId,
     project_id: &ProjectId,
 ) -> Result<String> {
-    projects::require(state, workspace, project_id).await?;
-    let lock = lock_project(state, project_id.as_str(), lock_deadline(state)).await?;
-    let outcome = resume_locked(state, workspace, project_id).await;
-    lock.release().await;
-    outcome
+    under_lock(
+        state,
+        workspace,
+        project_id,
+        resume_locked(state, workspace, project_id),
+    )
+    .await
 }
 
 async fn resume_locked(
@@ -560,9 +576,7 @@ pub async fn delete(
     project_id: &ProjectId,
     delete_volumes: bool,
 ) -> Result<()> {
-    projects::require(state, workspace, project_id).await?;
-    let lock = lock_project(state, project_id.as_str(), lock_deadline(state)).await?;
-    let outcome = async {
+    under_lock(state, workspace, project_id, async {
         let row = row_of(state, workspace, project_id)
             .await?
             .ok_or_else(Error::dev_container_not_found)?;
@@ -582,10 +596,8 @@ pub async fn delete(
         store::dev_containers::delete(&state.db, &row.project_id).await?;
         tracing::info!(project_id = %row.project_id, delete_volumes, "dev container deleted");
         Ok(())
-    }
-    .await;
-    lock.release().await;
-    outcome
+    })
+    .await
 }
 
 /// Resumes a suspended container for an exec (within quota), or checks it can run one.
@@ -690,11 +702,7 @@ pub async fn reconcile(state: &AppState) -> std::result::Result<ReconcileReport,
             .any(|r| r.intent_id.as_deref() == Some(m.intent_id.as_str()))
     }) {
         // Re-check: a row may have been written since we read them.
-        if store::dev_containers::with_intent(&state.db)
-            .await?
-            .iter()
-            .any(|r| r.intent_id.as_deref() == Some(orphan.intent_id.as_str()))
-        {
+        if store::dev_containers::intent_recorded(&state.db, &orphan.intent_id).await? {
             continue;
         }
         delete_unrecorded(state, "", &orphan.intent_id, &orphan.uuid).await;

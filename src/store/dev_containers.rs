@@ -268,6 +268,15 @@ pub async fn with_intent(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<DevContain
     .await
 }
 
+pub async fn intent_recorded(db: impl PgExecutor<'_>, intent_id: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM fs_project_dev_containers WHERE intent_id = $1)",
+    )
+    .bind(intent_id)
+    .fetch_one(db)
+    .await
+}
+
 /// The seed leaves dev servers `starting` forever when their container stops; a suspended
 /// container has no processes, so its servers are stopped.
 pub async fn stop_dev_servers(db: impl PgExecutor<'_>, project_id: &str) -> sqlx::Result<u64> {

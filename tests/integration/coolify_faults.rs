@@ -8,6 +8,7 @@ use reqwest::{Method, StatusCode};
 use crate::support::{
     Orchestration, TestApp, docker, eventually,
     fake_coolify::{FakeCoolify, Fault},
+    running_container,
 };
 
 #[derive(Clone, Copy, Debug)]
@@ -111,20 +112,6 @@ async fn expect_fault(reply: crate::support::app::Reply, kind: Kind) {
     }
 }
 
-async fn running(uuid: &str) {
-    let name = format!("vibn-dev-{uuid}");
-    eventually(&format!("{name} running"), Duration::from_secs(90), || {
-        let name = name.clone();
-        async move {
-            docker::inspect(&name)
-                .await
-                .filter(|c| c["State"]["Running"] == true)
-                .map(drop)
-        }
-    })
-    .await;
-}
-
 async fn fault_on_ensure(kind: Kind) {
     let app = TestApp::builder()
         .orchestration(Orchestration::Coolify)
@@ -146,7 +133,7 @@ async fn fault_on_ensure(kind: Kind) {
         retry.body
     );
     let uuid = retry.body["service_uuid"].as_str().unwrap().to_owned();
-    running(&uuid).await;
+    running_container(&uuid).await;
     fake(&app).settle().await;
     assert_eq!(
         fake(&app).services().len(),
@@ -167,7 +154,7 @@ async fn fault_on_suspend(kind: Kind) {
         .as_str()
         .unwrap()
         .to_owned();
-    running(&uuid).await;
+    running_container(&uuid).await;
     fake(&app).settle().await;
 
     kind.inject(fake(&app), &["stop-service-by-uuid"]).await;
@@ -218,7 +205,7 @@ async fn fault_on_resume(kind: Kind) {
         .as_str()
         .unwrap()
         .to_owned();
-    running(&uuid).await;
+    running_container(&uuid).await;
     fake(&app).settle().await;
     let suspended = app
         .dev_container(Method::POST, "ws-f", &project, "/suspend", None)
@@ -269,7 +256,7 @@ async fn fault_on_resume(kind: Kind) {
         "{kind:?} retry: {}",
         retry.body
     );
-    running(&uuid).await;
+    running_container(&uuid).await;
     assert_consistent(&app).await;
     app.assert_faithful();
 }

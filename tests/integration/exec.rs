@@ -9,25 +9,6 @@ use serde_json::{Value, json};
 
 use crate::support::{TestApp, docker, eventually, sshd::TestSshd};
 
-/// A running dev container for a new project; returns (project id, container name).
-async fn container(app: &TestApp, workspace: &str) -> (String, String) {
-    let project = app.new_project(workspace).await;
-    let reply = app.ensure(workspace, &project).await;
-    assert!(reply.status.is_success(), "ensure: {}", reply.body);
-    let name = format!("vibn-dev-{}", reply.body["service_uuid"].as_str().unwrap());
-    eventually(&format!("{name} running"), Duration::from_secs(60), || {
-        let name = name.clone();
-        async move {
-            docker::inspect(&name)
-                .await
-                .filter(|c| c["State"]["Running"] == true)
-                .map(drop)
-        }
-    })
-    .await;
-    (project, name)
-}
-
 async fn run(app: &TestApp, project: &str, body: Value) -> Value {
     let reply = app.exec("ws-e", project, body.clone()).await;
     assert_eq!(reply.status, StatusCode::OK, "{body}: {}", reply.body);
@@ -35,7 +16,7 @@ async fn run(app: &TestApp, project: &str, body: Value) -> Value {
 }
 
 async fn exit_codes_streams_and_encodings(app: TestApp) {
-    let (project, _) = container(&app, "ws-e").await;
+    let (project, _) = app.running_dev_container("ws-e").await;
 
     let ok = run(&app, &project, json!({"command": "echo out; echo err >&2"})).await;
     assert_eq!(ok["exit_code"], 0);
@@ -111,7 +92,7 @@ const TORTURE: &[&str] = &[
 ];
 
 async fn every_string_passes_literally(app: TestApp) {
-    let (project, name) = container(&app, "ws-e").await;
+    let (project, name) = app.running_dev_container("ws-e").await;
     for value in TORTURE {
         // As an env value, printed back byte for byte.
         let out = run(
@@ -196,7 +177,7 @@ async fn every_string_passes_literally(app: TestApp) {
 }
 
 async fn deadlines_kill_the_whole_tree_in_the_container(app: TestApp) {
-    let (project, name) = container(&app, "ws-e").await;
+    let (project, name) = app.running_dev_container("ws-e").await;
     let started = Instant::now();
     let out = run(
         &app,
@@ -223,7 +204,7 @@ async fn deadlines_kill_the_whole_tree_in_the_container(app: TestApp) {
 }
 
 async fn output_is_capped_without_blocking(app: TestApp) {
-    let (project, _) = container(&app, "ws-e").await;
+    let (project, _) = app.running_dev_container("ws-e").await;
     let started = Instant::now();
     let out = run(
         &app,
@@ -243,7 +224,7 @@ async fn output_is_capped_without_blocking(app: TestApp) {
 }
 
 async fn streaming_sends_output_as_it_comes(app: TestApp) {
-    let (project, _) = container(&app, "ws-e").await;
+    let (project, _) = app.running_dev_container("ws-e").await;
     let started = Instant::now();
     let response = app
         .http
@@ -301,7 +282,7 @@ async fn streaming_sends_output_as_it_comes(app: TestApp) {
 }
 
 async fn tenants_never_reach_each_others_containers(app: TestApp) {
-    let (mine, my_container) = container(&app, "ws-e").await;
+    let (mine, my_container) = app.running_dev_container("ws-e").await;
     let theirs = app.new_project("ws-other").await;
     let reply = app.ensure("ws-other", &theirs).await;
     let their_uuid = reply.body["service_uuid"].as_str().unwrap().to_owned();
@@ -413,7 +394,7 @@ async fn root_is_allowed_only_when_configured() {
         .configure(|c| c.exec.allowed_users = vec!["vibn".into(), "root".into()])
         .start()
         .await;
-    let (project, _) = container(&app, "ws-e").await;
+    let (project, _) = app.running_dev_container("ws-e").await;
     let out = run(&app, &project, json!({"command": "id -un", "user": "root"})).await;
     assert_eq!(out["stdout"], "root\n");
 }
@@ -421,7 +402,7 @@ async fn root_is_allowed_only_when_configured() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exec_resumes_a_suspended_container() {
     let app = TestApp::builder().ssh().start().await;
-    let (project, _) = container(&app, "ws-e").await;
+    let (project, _) = app.running_dev_container("ws-e").await;
     let suspended = app
         .dev_container(Method::POST, "ws-e", &project, "/suspend", None)
         .await;
@@ -450,7 +431,7 @@ async fn ssh_failures_are_survived_or_reported_promptly() {
         })
         .start()
         .await;
-    let (project, _) = container(&app, "ws-e").await;
+    let (project, _) = app.running_dev_container("ws-e").await;
     assert_eq!(
         run(&app, &project, json!({"command": "echo one"})).await["stdout"],
         "one\n"

@@ -1,28 +1,9 @@
 //! Files under `/workspace`: binary-safe, size-limited, confined.
 
-use std::time::Duration;
-
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::support::{TestApp, docker, eventually};
-
-async fn container(app: &TestApp) -> (String, String) {
-    let project = app.new_project("ws-f").await;
-    let reply = app.ensure("ws-f", &project).await;
-    let name = format!("vibn-dev-{}", reply.body["service_uuid"].as_str().unwrap());
-    eventually("container running", Duration::from_secs(60), || {
-        let name = name.clone();
-        async move {
-            docker::inspect(&name)
-                .await
-                .filter(|c| c["State"]["Running"] == true)
-                .map(drop)
-        }
-    })
-    .await;
-    (project, name)
-}
+use crate::support::{TestApp, docker};
 
 fn files_url(app: &TestApp, project: &str, suffix: &str, path: &str) -> String {
     let mut url = reqwest::Url::parse(&format!(
@@ -61,7 +42,7 @@ fn code(body: &[u8]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_binary_file_round_trips_byte_for_byte() {
     let app = TestApp::builder().ssh().start().await;
-    let (project, name) = container(&app).await;
+    let (project, name) = app.running_dev_container("ws-f").await;
     let mut content = vec![0u8; 1 << 20];
     getrandom::fill(&mut content).unwrap();
 
@@ -140,7 +121,7 @@ async fn a_binary_file_round_trips_byte_for_byte() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paths_that_leave_the_workspace_are_refused() {
     let app = TestApp::builder().ssh().start().await;
-    let (project, name) = container(&app).await;
+    let (project, name) = app.running_dev_container("ws-f").await;
     let linked = app
         .exec(
             "ws-f",
@@ -225,7 +206,7 @@ async fn files_are_size_limited() {
         .configure(|c| c.files.max_bytes = 4096)
         .start()
         .await;
-    let (project, name) = container(&app).await;
+    let (project, name) = app.running_dev_container("ws-f").await;
     let (status, _) = send(
         &app,
         Method::PUT,

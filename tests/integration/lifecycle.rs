@@ -7,10 +7,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::support::{
-    Orchestration, TestApp, docker, eventually, fake_coolify, process::ServiceProcess,
+    Orchestration, TestApp, UP_TIMEOUT, docker, eventually, fake_coolify, no_containers,
+    process::ServiceProcess, running_container,
 };
-
-const UP_TIMEOUT: Duration = Duration::from_secs(90);
 
 async fn app(orchestration: Orchestration) -> TestApp {
     TestApp::builder()
@@ -25,29 +24,6 @@ fn ours(app: &TestApp) -> String {
         Some(fake) => fake.instance_label(),
         None => format!("devplane.deployment={}", app.deployment),
     }
-}
-
-/// Waits until `vibn-dev-<uuid>` runs; returns its `docker inspect`.
-async fn running_container(uuid: &str) -> Value {
-    let name = format!("vibn-dev-{uuid}");
-    eventually(&format!("{name} running"), UP_TIMEOUT, || {
-        let name = name.clone();
-        async move {
-            docker::inspect(&name)
-                .await
-                .filter(|c| c["State"]["Running"] == true)
-        }
-    })
-    .await
-}
-
-async fn no_containers(uuid: &str) {
-    eventually(
-        &format!("containers of {uuid} removed"),
-        UP_TIMEOUT,
-        || async move { docker::project_states(uuid).await.is_empty().then_some(()) },
-    )
-    .await;
 }
 
 async fn ensured(app: &TestApp, workspace: &str, project: &str) -> String {

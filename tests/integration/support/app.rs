@@ -297,6 +297,25 @@ impl TestApp {
         project_id
     }
 
+    /// Registers a project, ensures its dev container and waits until it runs. Returns the
+    /// project id and the container's name (`vibn-dev-<service uuid>`).
+    pub async fn running_dev_container(&self, workspace: &str) -> (String, String) {
+        let project_id = self.new_project(workspace).await;
+        let reply = self.ensure(workspace, &project_id).await;
+        assert!(
+            reply.status.is_success(),
+            "ensure: {} {}",
+            reply.status,
+            reply.body
+        );
+        let uuid = reply.body["service_uuid"]
+            .as_str()
+            .expect("service_uuid")
+            .to_owned();
+        super::running_container(&uuid).await;
+        (project_id, format!("vibn-dev-{uuid}"))
+    }
+
     pub async fn ensure(&self, workspace: &str, project_id: &str) -> Reply {
         self.op(
             Method::PUT,

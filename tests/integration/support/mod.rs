@@ -85,3 +85,30 @@ pub fn temp_file(contents: &str) -> TempFile {
     std::fs::write(&path, contents).expect("write temp file");
     TempFile(path)
 }
+
+/// How long a dev container may take to come up (Coolify starts services asynchronously).
+pub const UP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(90);
+
+/// Waits until `vibn-dev-<uuid>` runs; returns its `docker inspect`.
+pub async fn running_container(uuid: &str) -> serde_json::Value {
+    let name = format!("vibn-dev-{uuid}");
+    eventually(&format!("{name} running"), UP_TIMEOUT, || {
+        let name = name.clone();
+        async move {
+            docker::inspect(&name)
+                .await
+                .filter(|c| c["State"]["Running"] == true)
+        }
+    })
+    .await
+}
+
+/// Waits until no container of service `uuid` is left.
+pub async fn no_containers(uuid: &str) {
+    eventually(
+        &format!("containers of {uuid} removed"),
+        UP_TIMEOUT,
+        || async move { docker::project_states(uuid).await.is_empty().then_some(()) },
+    )
+    .await;
+}
