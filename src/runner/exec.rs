@@ -132,8 +132,10 @@ pub async fn run(
     ];
     // `env -- NAME=VALUE... program args`: after `--` nothing is an option; names are
     // validated (no `=`, no leading `-`) and the program is an absolute path without `=`.
-    cmd.extend(["/usr/bin/env".to_owned(), "--".to_owned()]);
-    cmd.extend(spec.env.iter().map(|(k, v)| format!("{k}={v}")));
+    if !spec.env.is_empty() {
+        cmd.extend(["/usr/bin/env".to_owned(), "--".to_owned()]);
+        cmd.extend(spec.env.iter().map(|(k, v)| format!("{k}={v}")));
+    }
     cmd.extend(spec.argv.iter().cloned());
     let env = vec![format!("{EXEC_MARKER_VAR}={marker}")];
 
