@@ -150,6 +150,8 @@ pub enum Error {
     OperatorRequired,
     #[error("{message}")]
     NotFound { code: &'static str, message: String },
+    #[error("this route does not accept that method")]
+    MethodNotAllowed,
     /// Bad input: 422 naming the field (or 400 for bodies that are not JSON at all).
     #[error("{field}: {message}")]
     Invalid {
@@ -247,6 +249,7 @@ impl Error {
             Error::Unauthorized => StatusCode::UNAUTHORIZED,
             Error::OperatorRequired => StatusCode::FORBIDDEN,
             Error::NotFound { .. } => StatusCode::NOT_FOUND,
+            Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Error::Invalid { status, .. } => *status,
             Error::QuotaExceeded(_) => StatusCode::PAYMENT_REQUIRED,
             Error::Conflict { .. } => StatusCode::CONFLICT,
@@ -260,6 +263,7 @@ impl Error {
         match self {
             Error::Unauthorized => "UNAUTHORIZED".into(),
             Error::OperatorRequired => "OPERATOR_REQUIRED".into(),
+            Error::MethodNotAllowed => "METHOD_NOT_ALLOWED".into(),
             Error::NotFound { code, .. }
             | Error::Invalid { code, .. }
             | Error::Conflict { code, .. } => (*code).into(),

@@ -15,7 +15,7 @@ use axum::{
     Router,
     body::Body,
     extract::DefaultBodyLimit,
-    http::{HeaderName, Request, Response, StatusCode, header},
+    http::{HeaderName, Request, Response, header},
     response::IntoResponse,
 };
 use tower_http::{
@@ -90,10 +90,7 @@ pub fn router(state: AppState) -> Router {
     routes
         .merge(health::docs(openapi))
         .fallback(|| async { Error::not_found("ROUTE_NOT_FOUND", "no such route") })
-        .method_not_allowed_fallback(|| async {
-            let body = serde_json::json!({"error": "method not allowed on this route", "code": "METHOD_NOT_ALLOWED"});
-            (StatusCode::METHOD_NOT_ALLOWED, axum::Json(body))
-        })
+        .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(1 << 20))
         .layer(CatchPanicLayer::custom(|_| {
             Error::internal("handler panicked").into_response()

@@ -6,9 +6,9 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 
 use crate::support::{
-    Orchestration, TestApp, docker, eventually,
+    Orchestration, TestApp, docker,
     fake_coolify::{FakeCoolify, Fault},
-    running_container,
+    no_containers, running_container,
 };
 
 #[derive(Clone, Copy, Debug)]
@@ -60,10 +60,26 @@ fn fake(app: &TestApp) -> &FakeCoolify {
     app.fake.as_deref().expect("a Coolify app")
 }
 
-/// No service upstream that no row knows, and no recorded service missing upstream.
+/// No service upstream that no row knows, no recorded service missing upstream, and no
+/// container running for a row that says it is suspended (which would let the workspace run
+/// more containers than its quota counts).
 async fn assert_consistent(app: &TestApp) {
     let fake = fake(app);
     fake.settle().await;
+    let states: Vec<(Option<String>, String)> =
+        sqlx::query_as("SELECT service_uuid, state FROM fs_project_dev_containers")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    for (uuid, state) in &states {
+        if let (Some(uuid), "suspended") = (uuid, state.as_str()) {
+            let running = docker::project_states(uuid).await;
+            assert!(
+                !running.iter().any(|s| s == "running"),
+                "{uuid} runs but its row says suspended: the quota would not count it"
+            );
+        }
+    }
     let rows: Vec<(Option<String>, Option<String>)> =
         sqlx::query_as("SELECT service_uuid, intent_id FROM fs_project_dev_containers")
             .fetch_all(&app.pool)
@@ -144,18 +160,20 @@ async fn fault_on_ensure(kind: Kind) {
     app.assert_faithful();
 }
 
-async fn fault_on_suspend(kind: Kind) {
+/// An app on the fake Coolify with one running dev container: (app, project id, service uuid).
+async fn coolify_app_with_a_running_container() -> (TestApp, String, String) {
     let app = TestApp::builder()
         .orchestration(Orchestration::Coolify)
         .start()
         .await;
-    let project = app.new_project("ws-f").await;
-    let uuid = app.ensure("ws-f", &project).await.body["service_uuid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    running_container(&uuid).await;
+    let (project, container) = app.running_dev_container("ws-f").await;
     fake(&app).settle().await;
+    let uuid = container.trim_start_matches("vibn-dev-").to_owned();
+    (app, project, uuid)
+}
+
+async fn fault_on_suspend(kind: Kind) {
+    let (app, project, uuid) = coolify_app_with_a_running_container().await;
 
     kind.inject(fake(&app), &["stop-service-by-uuid"]).await;
     expect_fault(
@@ -186,27 +204,13 @@ async fn fault_on_suspend(kind: Kind) {
         retry.body
     );
     fake(&app).settle().await;
-    eventually("containers removed", Duration::from_secs(60), || {
-        let uuid = uuid.clone();
-        async move { docker::project_states(&uuid).await.is_empty().then_some(()) }
-    })
-    .await;
+    no_containers(&uuid).await;
     assert_consistent(&app).await;
     app.assert_faithful();
 }
 
 async fn fault_on_resume(kind: Kind) {
-    let app = TestApp::builder()
-        .orchestration(Orchestration::Coolify)
-        .start()
-        .await;
-    let project = app.new_project("ws-f").await;
-    let uuid = app.ensure("ws-f", &project).await.body["service_uuid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    running_container(&uuid).await;
-    fake(&app).settle().await;
+    let (app, project, uuid) = coolify_app_with_a_running_container().await;
     let suspended = app
         .dev_container(Method::POST, "ws-f", &project, "/suspend", None)
         .await;

@@ -171,6 +171,12 @@ async fn bad_input_is_named_by_field() {
     assert_eq!(taken.status, StatusCode::CONFLICT);
     assert_eq!(taken.body["code"], "SLUG_TAKEN");
 
+    let wrong_method = app
+        .op(Method::POST, "/v1/workspaces/ws-v/quota", None)
+        .await;
+    assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(wrong_method.body["code"], "METHOD_NOT_ALLOWED");
+
     let unknown = app.op(Method::GET, "/v1/nothing-here", None).await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     assert_eq!(unknown.body["code"], "ROUTE_NOT_FOUND");
