@@ -35,6 +35,9 @@ use crate::{
 /// Longest pause between reconnection attempts of one master.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
+/// How long the health check waits for the engine's answer through a master.
+const HEALTH_PING_TIMEOUT: Duration = Duration::from_secs(5);
+
 pub struct SshRunner {
     config: SshConfig,
     masters: Vec<Master>,
@@ -171,8 +174,8 @@ impl SshRunner {
             .connect_timeout(Duration::from_secs(c.connect_timeout_secs))
             .server_alive_interval(Duration::from_secs(15))
             .control_directory(&c.control_dir)
-            // The health check resets the idle timer while we live; after a crash the
-            // orphaned master exits on its own instead of lingering forever.
+            // The health check's ping resets the idle timer while we live; after a crash
+            // the orphaned master exits on its own instead of lingering forever.
             .control_persist(ControlPersist::IdleFor(
                 NonZeroUsize::new((c.health_interval_secs as usize).saturating_mul(4).max(60))
                     .unwrap_or(NonZeroUsize::MIN),
@@ -243,7 +246,11 @@ impl SshRunner {
     async fn health_check(&self) {
         for master in &self.masters {
             if let Some(connection) = Self::live(master) {
-                if connection.session.check().await.is_ok() {
+                // A ping of the engine through the forwarded socket checks the whole path, and
+                // opens a channel: that is what resets the master's idle timer (a mux check
+                // alone does not), so a master in use never idles out.
+                let ping = tokio::time::timeout(HEALTH_PING_TIMEOUT, connection.docker.ping());
+                if matches!(ping.await, Ok(Ok(_))) || connection.session.check().await.is_ok() {
                     continue;
                 }
                 tracing::warn!(master = master.index, "SSH master is gone; reconnecting");
