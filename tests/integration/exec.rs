@@ -491,3 +491,22 @@ async fn ssh_failures_are_survived_or_reported_promptly() {
     assert_eq!(ready.status, StatusCode::OK, "{}", ready.body);
     assert_eq!(ready.body["ssh"]["ok"], true);
 }
+
+/// Production's combination: a Coolify service, reached over SSH.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_reaches_a_coolify_service_over_ssh() {
+    let app = TestApp::builder()
+        .orchestration(crate::support::Orchestration::Coolify)
+        .ssh()
+        .start()
+        .await;
+    let (project, _) = app.running_dev_container("ws-e").await;
+    let out = run(
+        &app,
+        &project,
+        json!({"command": "echo $VIBN_PROJECT_ID; id -un", "env": {"X": "y"}}),
+    )
+    .await;
+    assert_eq!(out["stdout"], format!("{project}\nvibn\n"));
+    app.assert_faithful();
+}
