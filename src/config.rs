@@ -437,18 +437,15 @@ fn list(value: &str) -> impl Iterator<Item = &str> {
     value.split(',').map(str::trim).filter(|s| !s.is_empty())
 }
 
-fn setting(key: &str) -> &'static Setting {
-    SETTINGS
+/// A validation error for `key`, naming its environment variable too.
+fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
+    let var = SETTINGS
         .iter()
         .find(|s| s.key == key)
-        .unwrap_or_else(|| panic!("setting {key} is not in SETTINGS"))
-}
-
-fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
-    let s = setting(key);
+        .map_or("(none)", |s| s.var);
     ConfigError::Setting {
-        key: s.key,
-        var: s.var,
+        key,
+        var,
         message: message.into(),
     }
 }
@@ -731,6 +728,27 @@ mod tests {
                 default_toml.contains(&format!("[{section}]")) && default_toml.contains(field),
                 "{} is not in config/default.toml",
                 s.key
+            );
+        }
+    }
+
+    #[test]
+    fn every_validated_key_is_a_setting_with_a_variable() {
+        let source = include_str!("config.rs");
+        for call in source.split("invalid(").skip(1) {
+            let Some(key) = call
+                .trim_start()
+                .strip_prefix('"')
+                .and_then(|r| r.split('"').next())
+            else {
+                continue; // the function's own definition
+            };
+            if !key.contains('.') || key.contains(' ') {
+                continue; // this test's own source
+            }
+            assert!(
+                SETTINGS.iter().any(|s| s.key == key),
+                "{key} is validated but not a setting"
             );
         }
     }

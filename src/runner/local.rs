@@ -4,9 +4,9 @@ use std::{process::Stdio, time::Duration};
 
 use async_trait::async_trait;
 use bollard::{API_DEFAULT_VERSION, Docker};
-use tokio::{io::AsyncWriteExt, process::Command, sync::OnceCell};
+use tokio::{process::Command, sync::OnceCell};
 
-use super::{HostOutput, Result, Runner, docker_error};
+use super::{HostOutput, Result, Runner, docker_error, feed_stdin};
 use crate::error::{Upstream, UpstreamError, UpstreamKind};
 
 pub struct LocalRunner {
@@ -76,13 +76,8 @@ impl Runner for LocalRunner {
                     format!("cannot run {program}: {e}"),
                 )
             })?;
-        if let (Some(bytes), Some(mut pipe)) = (stdin, child.stdin.take()) {
-            let bytes = bytes.to_vec();
-            // Written concurrently with reading the output, so a large input cannot deadlock.
-            tokio::spawn(async move {
-                let _ = pipe.write_all(&bytes).await;
-                let _ = pipe.shutdown().await;
-            });
+        if let (Some(bytes), Some(pipe)) = (stdin, child.stdin.take()) {
+            feed_stdin(pipe, bytes);
         }
         let output = tokio::time::timeout(timeout, child.wait_with_output())
             .await

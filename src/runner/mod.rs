@@ -21,6 +21,7 @@ use std::{future::Future, time::Duration};
 
 use async_trait::async_trait;
 use bollard::{Docker, errors::Error as DockerError};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use crate::error::{Upstream, UpstreamError, UpstreamKind};
 
@@ -138,6 +139,16 @@ where
         }
         Err(e) => Err(docker_error(runner.transport(), e)),
     }
+}
+
+/// Writes `bytes` to a child's stdin and closes it, concurrently with the caller reading the
+/// child's output, so that a large input can never fill a pipe and deadlock both sides.
+pub(crate) fn feed_stdin(mut pipe: impl AsyncWrite + Unpin + Send + 'static, bytes: &[u8]) {
+    let bytes = bytes.to_vec();
+    tokio::spawn(async move {
+        let _ = pipe.write_all(&bytes).await;
+        let _ = pipe.shutdown().await;
+    });
 }
 
 /// The last lines of a command's stderr, for error messages.

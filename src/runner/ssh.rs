@@ -23,10 +23,10 @@ use std::{
 use async_trait::async_trait;
 use bollard::{API_DEFAULT_VERSION, Docker};
 use openssh::{ControlPersist, ForwardType, KnownHosts, Session, SessionBuilder, Socket, Stdio};
-use tokio::{io::AsyncWriteExt, sync::Semaphore};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use super::{HostOutput, Result, Runner};
+use super::{HostOutput, Result, Runner, feed_stdin};
 use crate::{
     config::SshConfig,
     error::{Upstream, UpstreamError, UpstreamKind},
@@ -359,12 +359,8 @@ impl Runner for SshRunner {
                     format!("cannot start {program}: {}", error_chain(&e)),
                 )
             })?;
-            if let (Some(bytes), Some(mut pipe)) = (stdin, child.stdin().take()) {
-                let bytes = bytes.to_vec();
-                tokio::spawn(async move {
-                    let _ = pipe.write_all(&bytes).await;
-                    let _ = pipe.shutdown().await;
-                });
+            if let (Some(bytes), Some(pipe)) = (stdin, child.stdin().take()) {
+                feed_stdin(pipe, bytes);
             }
             child.wait_with_output().await.map_err(|e| {
                 ssh_error(

@@ -223,21 +223,6 @@ pub fn validate(state: &AppState, request: &ExecRequest) -> Result<ExecSpec> {
     })
 }
 
-/// Runs a command in the project's dev container, resuming it first (within quota) when it
-/// is suspended. Output also goes to `sink` as it comes, when given (streaming).
-pub async fn exec(
-    state: &AppState,
-    workspace: &WorkspaceId,
-    project_id: &ProjectId,
-    request: &ExecRequest,
-    sink: Option<mpsc::Sender<OutputChunk>>,
-) -> Result<ExecResult> {
-    let spec = validate(state, request)?;
-    let row = prepare(state, workspace, project_id).await?;
-    let output = run(state, &row, &spec, sink).await?;
-    Ok(output.into())
-}
-
 /// The checks every in-container operation starts with.
 pub async fn prepare(
     state: &AppState,
